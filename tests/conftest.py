@@ -98,3 +98,7 @@ def cli_process() -> Callable[..., CliResult]:
         return run_emdkg_process(args, **kwargs)  # type: ignore[arg-type]
 
     return invoke
+
+
+# Real servers (Oxigraph, Virtuoso) as session fixtures, and a proxy that fails on purpose.
+from servers import kb_release, oxigraph_server, virtuoso_server  # noqa: E402,F401

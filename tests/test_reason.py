@@ -68,13 +68,16 @@ def test_known_entailments_hold(bundled: ReasoningResult) -> None:
     # asserted through plasma cell leukemia, entailed transitively
     assert bundled.is_subclass(_e("PrimaryPlasmaCellLeukemia"), _e("PlasmaCellNeoplasm"))
     assert bundled.is_subclass(_e("PrimaryPlasmaCellLeukemia"), _e("Disease"))
-    # inferred from the defined class: a site disjoint from the bone marrow is extramedullary
+    # inferred from the defined class: a site disjoint from the bone marrow and bone is extramedullary
     assert bundled.is_subclass(_e("Liver"), _e("ExtramedullarySite"))
     assert bundled.is_subclass(_e("Testis"), _e("ExtramedullarySite"))
     # ... and an extramedullary site is not a disease, nor is the bone marrow extramedullary
     assert not bundled.is_subclass(_e("Liver"), _e("Disease"))
     assert not bundled.is_subclass(_e("ExtramedullarySite"), _e("Disease"))
     assert not bundled.is_subclass(_e("BoneMarrow"), _e("ExtramedullarySite"))
+    # a lesion in bone itself is skeletal disease, and paraskeletal tissue is outside the bone
+    assert not bundled.is_subclass(_e("Bone"), _e("ExtramedullarySite"))
+    assert bundled.is_subclass(_e("ParaskeletalRegion"), _e("ExtramedullarySite"))
 
 
 def test_inferred_hierarchy_lists_only_new_axioms(bundled: ReasoningResult) -> None:

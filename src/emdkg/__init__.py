@@ -5,13 +5,21 @@ Importing the package is cheap; the heavy parts load when used.
 >>> import emdkg
 >>> emdkg.__version__
 '0.1.0'
+>>> kg = emdkg.load()
+>>> [r.site for r in kg.sites("multiple myeloma", "relapse")]
+['breast', 'central nervous system', 'kidney', 'liver', 'lymph node', 'pericardium', 'pleura']
+
+The API (:mod:`emdkg.api`): :func:`load` gives a :class:`KnowledgeGraph` with ``sites()``,
+``query()``, ``sparql()``, ``resolve()``, ``graph()`` and ``queries()``; rows are
+:class:`SiteRow` and :class:`Row`; names resolve to :class:`Term`. ``KnowledgeGraph(store)``
+wraps any :class:`~emdkg.store.Store`, embedded or remote.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from emdkg.errors import (
     EmdkgError,
@@ -22,7 +30,8 @@ from emdkg.errors import (
 )
 
 if TYPE_CHECKING:
-    from emdkg.store import Store
+    from emdkg.api import KnowledgeGraph, Row, SiteRow
+    from emdkg.terms import Term
 
 # The single source of the version: hatchling reads it from here at build time.
 __version__ = "0.1.0"
@@ -30,6 +39,10 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "load",
+    "KnowledgeGraph",
+    "SiteRow",
+    "Row",
+    "Term",
     "EmdkgError",
     "InputError",
     "QueryError",
@@ -37,21 +50,38 @@ __all__ = [
     "UnknownTermError",
 ]
 
+# Names served lazily from their modules, so that `import emdkg` imports neither the store
+# nor rdflib nor networkx.
+_LAZY = {
+    "KnowledgeGraph": "emdkg.api",
+    "SiteRow": "emdkg.api",
+    "Row": "emdkg.api",
+    "Term": "emdkg.terms",
+}
+
 
 def load(
     paths: Iterable[str | os.PathLike[str]] | None = None,
     *,
     backend: str = "oxigraph",
     include_bundled: bool = True,
-) -> Store:
-    """A store holding the bundled knowledge graph (unless ``include_bundled=False``) and ``paths``.
+) -> KnowledgeGraph:
+    """A :class:`KnowledgeGraph` of the bundled knowledge graph (unless ``include_bundled=False``)
+    and the RDF files ``paths``, in a fresh store of ``backend`` (``oxigraph`` or ``rdflib``).
 
-    >>> store = load(include_bundled=False)
-    >>> store.backend, len(store)
+    >>> kg = load(include_bundled=False)
+    >>> kg.backend, len(kg)
     ('oxigraph', 0)
     """
-    from emdkg.resources import bundled_rdf_files
-    from emdkg.store import load_files
+    from emdkg.api import load as _load
 
-    files = bundled_rdf_files() if include_bundled else []
-    return load_files([*files, *(paths or ())], backend=backend)
+    return _load(paths, backend=backend, include_bundled=include_bundled)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -47,12 +47,26 @@ class EmdkgError(Exception):
     """
 
     exit_code: int = 2
+    #: What the user can do about it; the command line prints it after the message
+    #: (``emdkg: error: <message>; <hint>``). Not part of ``str(error)``.
+    hint: str | None = None
 
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, *, exit_code: int | None = None, hint: str | None = None) -> None:
         self.message = one_line(message)
         if exit_code is not None:
             self.exit_code = exit_code
+        if hint is not None:
+            self.hint = one_line(hint)
         super().__init__(self.message)
+
+    @property
+    def full_message(self) -> str:
+        """The message and, when there is one, the hint: the line the command line prints.
+
+        >>> EmdkgError("x.ttl: empty file", hint="add the RDF content").full_message
+        'x.ttl: empty file; add the RDF content'
+        """
+        return f"{self.message}; {self.hint}" if self.hint else self.message
 
 
 class InputError(EmdkgError):
@@ -76,12 +90,13 @@ class InputError(EmdkgError):
         path: str | os.PathLike[str] | None = None,
         line: int | None = None,
         column: int | None = None,
+        hint: str | None = None,
     ) -> None:
         self.reason = one_line(reason)
         self.path = None if path is None else os.fspath(path)
         self.line = line
         self.column = column
-        super().__init__(f"{self._where()}{self.reason}")
+        super().__init__(f"{self._where()}{self.reason}", hint=hint)
 
     def _where(self) -> str:
         if self.path is not None:
@@ -97,9 +112,9 @@ class InputError(EmdkgError):
             return f"line {self.line}: "
         return f"line {self.line}, column {self.column}: "
 
-    def with_path(self, path: str | os.PathLike[str]) -> InputError:
+    def with_path(self, path: str | os.PathLike[str], *, hint: str | None = None) -> InputError:
         """The same error, now naming ``path`` (used when a parser did not know the file)."""
-        return InputError(self.reason, path=path, line=self.line, column=self.column)
+        return InputError(self.reason, path=path, line=self.line, column=self.column, hint=hint or self.hint)
 
 
 class UnknownTermError(EmdkgError):

@@ -23,6 +23,10 @@ Queries are portable between the backends when they follow four rules:
 4. **Aggregate only bound values**: ``SUM(?x)``/``AVG(?x)`` over a group where ``?x`` is
    sometimes unbound is unbound in pyoxigraph (the spec: an error poisons the aggregate) but
    skips the gaps in rdflib. Write ``SUM(COALESCE(?x, 0))`` or filter with ``BOUND(?x)``.
+   The same goes for ``GROUP_CONCAT(DISTINCT ?x)``: rdflib raises "Variable x is not bound"
+   when ?x is unbound in a row, and a group with no value at all gives ``""`` in rdflib but
+   unbound in pyoxigraph. Write ``GROUP_CONCAT(DISTINCT COALESCE(?x, ""))`` and drop the
+   empty items after splitting.
 
 The default graph of every query is the union of all graphs, so a finding is found whether its
 file was loaded as triples or as quads into a named graph.
@@ -146,6 +150,7 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
             f"unsupported file type {suffix or '(no extension)'!r}; "
             f"expected one of {' '.join(sorted(_EXTENSIONS))}",
             path=path,
+            hint="name the file after its format (.ttl for Turtle)",
         )
     return _EXTENSIONS[suffix]
 
@@ -242,7 +247,10 @@ def _ox_value(term: Any) -> object:
     raise TypeError(f"unexpected term {term!r}")
 
 
-_OX_LOCATION = re.compile(r"^(?:Parser error )?(?:at|between) line \d+ column \d+(?: and line \d+ column \d+)?: ")
+_OX_LOCATION = re.compile(
+    r"^(?:Parser error )?(?:at|between) line \d+ (?:column \d+(?: and line \d+ column \d+)?"
+    r"|between columns \d+ and \d+|column \d+): "
+)
 
 
 class OxigraphStore:
@@ -282,6 +290,8 @@ class OxigraphStore:
             raise InputError(reason, line=e.lineno, column=e.offset) from None
         except (ValueError, OSError) as e:
             raise InputError(str(e)) from None
+        except MemoryError as e:  # pyoxigraph's bound on one token (16 MiB)
+            raise InputError(f"a literal or IRI too long to parse ({e})") from None
 
     def _query(self, query: str, bindings: Bindings | None) -> Any:
         variables = _variable_names(bindings)
@@ -365,18 +375,43 @@ def new_store(backend: str = "oxigraph") -> Store:
 
 _TEXT_FORMATS = {"turtle", "ntriples", "nquads", "trig", "jsonld"}
 
+#: How each format is named in messages.
+FORMAT_TITLES = {
+    "turtle": "Turtle",
+    "ntriples": "N-Triples",
+    "nquads": "N-Quads",
+    "trig": "TriG",
+    "rdfxml": "RDF/XML",
+    "jsonld": "JSON-LD",
+}
+
+#: The longest literal a file may hold, in characters. A label, a definition or a quoted
+#: sentence is a few hundred; a literal of megabytes is a mistake (an unclosed quote that
+#: swallowed the rest of a file, a pasted document) that would slow every query and page.
+MAX_LITERAL_CHARS = 1_000_000
+
 
 def _read(path: Path) -> bytes:
     try:
+        if path.exists() and not path.is_file():  # a pipe or a device: reading could block forever
+            raise InputError(
+                "not a regular file (a pipe, socket or device)", path=path, hint="give an RDF file"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
+        raise InputError("no such file", path=path, hint="check the path") from None
     except PermissionError:
-        raise InputError("permission denied", path=path) from None
+        raise InputError(
+            "permission denied", path=path, hint="make the file readable (chmod u+r) or run as its owner"
+        ) from None
     except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", path=path) from None
-    if not data:
-        raise InputError("empty file", path=path)
+        raise InputError(f"cannot read: {e.strerror or e}", path=path, hint="check the file") from None
+    if not data.strip():
+        raise InputError(
+            "empty file" if not data else "empty file (only white space)",
+            path=path,
+            hint="add the RDF content, or leave the file out",
+        )
     return data
 
 
@@ -389,11 +424,69 @@ def _check_utf8(data: bytes, path: Path) -> None:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - data.rfind(b"\n", 0, e.start)
         raise InputError(
-            f"not UTF-8 text (byte 0x{data[e.start]:02x}); is this a binary file?",
+            f"not UTF-8 text (byte 0x{data[e.start]:02x}: a binary file?)",
             path=path,
             line=line,
             column=column,
+            hint="save it as UTF-8 text",
         ) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        # The parsers read a byte order mark as a (bad) first character; say what it is.
+        raise InputError(
+            "starts with a byte order mark (BOM)",
+            path=path,
+            line=1,
+            column=1,
+            hint="save it as UTF-8 without BOM",
+        )
+
+
+_CONFLICT_MARKER = re.compile(rb"^(?:<{7}|={7}|>{7})(?: |\r?$)", re.MULTILINE)
+
+
+def _check_conflict_markers(data: bytes, path: Path) -> None:
+    """A file left with git merge-conflict markers gets a message saying so, not a parse error."""
+    match = _CONFLICT_MARKER.search(data)
+    if match is not None:
+        raise InputError(
+            "unresolved merge conflict (a <<<<<<< / ======= / >>>>>>> line)",
+            path=path,
+            line=data.count(b"\n", 0, match.start()) + 1,
+            column=1,
+            hint="resolve the conflict and remove the markers",
+        )
+
+
+def _check_literal_sizes(data: bytes, fmt: str, path: Path, base_iri: str) -> None:
+    """Refuse a literal longer than :data:`MAX_LITERAL_CHARS` (only files that big are read twice)."""
+    if len(data) <= MAX_LITERAL_CHARS:
+        return  # no literal can be longer than its file
+    try:
+        for quad in ox.parse(data, format=FORMATS[fmt][0], base_iri=base_iri):
+            obj = quad.object
+            if isinstance(obj, ox.Literal) and len(obj.value) > MAX_LITERAL_CHARS:
+                subject = getattr(quad.subject, "value", str(quad.subject))
+                raise InputError(
+                    f"a literal of {len(obj.value):,} characters (on <{subject}> "
+                    f"<{quad.predicate.value}>) is longer than the limit of {MAX_LITERAL_CHARS:,}",
+                    path=path,
+                    hint="shorten it (a label, definition or quote is never this long) "
+                    "or look for an unclosed quote",
+                )
+    except (SyntaxError, ValueError, OSError):
+        return  # the real load reports the syntax error, with its line and column
+    except MemoryError as e:  # pyoxigraph's bound on one token (16 MiB)
+        raise InputError(
+            f"a literal or IRI too long to parse ({e})",
+            path=path,
+            hint="shorten it (a label, definition or quote is never this long) or look for an unclosed quote",
+        ) from None
+
+
+def _syntax_hint(fmt: str, path: Path) -> str:
+    title = FORMAT_TITLES[fmt]
+    suffix = path.suffix.lower()
+    return f"fix the {title} there (the file is read as {title} because its name ends in {suffix})"
 
 
 def load_files(
@@ -414,15 +507,20 @@ def load_files(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():  # before the extension check, whose message would mislead
-            raise InputError("is a directory, not an RDF file", path=path)
+            raise InputError(
+                "is a directory, not an RDF file", path=path, hint="give the RDF files in it (DIR/*.ttl)"
+            )
         fmt = format_for_path(path)
         data = _read(path)
+        _check_utf8(data, path)  # every format we read is UTF-8 (RDF/XML included)
         if fmt in _TEXT_FORMATS:
-            _check_utf8(data, path)
+            _check_conflict_markers(data, path)
+        base_iri = path.resolve().as_uri()
+        _check_literal_sizes(data, fmt, path, base_iri)
         try:
-            store.load_bytes(data, fmt, base_iri=path.resolve().as_uri())
+            store.load_bytes(data, fmt, base_iri=base_iri)
         except InputError as e:
-            raise e.with_path(path) from None
+            raise e.with_path(path, hint=_syntax_hint(fmt, path)) from None
     return store
 
 

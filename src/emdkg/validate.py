@@ -63,6 +63,7 @@ __all__ = [
     "Violation",
     "ValidationReport",
     "validate",
+    "check_data",
     "build_data_graph",
     "default_paths",
     "ontology_context_files",
@@ -321,6 +322,51 @@ def validate(
     violations = _read_results(results_graph, data_graph)
     conforms = not any(v.severity == "Violation" for v in violations)
     return ValidationReport(conforms=conforms, violations=violations, files=files, triples=size)
+
+
+def check_data(data: Sequence[str | os.PathLike[str]], *, consequence: str) -> None:
+    """Refuse ``data`` files that do not conform, before they go into a release or a server.
+
+    The files are validated together with the bundled knowledge base (so a file that gives a
+    bundled individual a second label, or another kind, is caught too). Raises the loader's
+    :class:`~emdkg.errors.InputError` for a file that cannot be read (exit 2), and an
+    :class:`~emdkg.errors.EmdkgError` with exit code 1 naming the file and the first violation
+    when there are violations; ``consequence`` ("nothing was written") ends its hint.
+    """
+    files = [Path(p) for p in data]
+    if not files:
+        return
+    report = validate([*default_paths(), *files])
+    if report.conforms:
+        return
+    errors = report.errors
+    owners = {v: _file_of(v.focus, files) for v in errors}
+    first = next((v for v in errors if owners[v] is not None), errors[0])
+    where = owners[first] or files[0]
+    what = " ".join(part for part in (first.focus_label, first.path, first.value) if part)
+    others = f" (and {_plural(len(errors) - 1, 'more violation')})" if len(errors) > 1 else ""
+    shown = " ".join(str(f) for f in files)
+    raise EmdkgError(
+        f"{where}: does not conform to the shapes: {what}: {first.message}{others}",
+        exit_code=1,
+        hint=f"fix it (`emdkg validate {shown}` gives the full report); {consequence}",
+    )
+
+
+def _file_of(focus: str, files: Sequence[Path]) -> Path | None:
+    """The first of ``files`` that has ``focus`` (an IRI) as a subject, or None."""
+    import pyoxigraph as ox
+
+    from emdkg.store import FORMATS, format_for_path
+
+    for path in files:
+        try:
+            quads = ox.parse(path=str(path), format=FORMATS[format_for_path(path)][0])
+            if any(getattr(q.subject, "value", None) == focus for q in quads):
+                return path
+        except (SyntaxError, ValueError, OSError, EmdkgError):
+            continue
+    return None
 
 
 # --- reading pyshacl's results graph -----------------------------------------------------------

@@ -9,7 +9,7 @@ Error contract of :func:`main` (every message is one line on stderr):
 ==================================  ============================================  =====
 what happened                       printed                                       exit
 ==================================  ============================================  =====
-:class:`~emdkg.errors.EmdkgError`   ``emdkg: error: <message>``                   its
+:class:`~emdkg.errors.EmdkgError`   ``emdkg: error: <message>[; <hint>]``         its
                                                                                   code
 bad usage (option, argument)        ``emdkg: error: <message>``                   2
 command not in this build           ``emdkg: 'X' is not available in this build`` 2
@@ -219,7 +219,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except EmdkgError as e:
         _traceback_if_debug()
-        _stderr(f"emdkg: error: {e.message}")
+        _stderr(f"emdkg: error: {e.full_message}")
         return e.exit_code
     except click.UsageError as e:
         hint = ""

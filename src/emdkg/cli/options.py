@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["data_option", "backend_option", "format_option", "OUTPUT_FORMATS"]
+__all__ = ["data_option", "no_bundled_option", "backend_option", "format_option", "OUTPUT_FORMATS"]
 
 #: The values of ``--format``; see :func:`emdkg.cli.output.write_rows`.
 OUTPUT_FORMATS = ("table", "json", "csv", "tsv")
@@ -33,6 +33,14 @@ data_option = click.option(
     type=click.Path(path_type=Path),
     metavar="PATH",
     help="Also load this RDF file (.ttl .nt .nq .trig .rdf .owl .jsonld); repeatable.",
+)
+
+no_bundled_option = click.option(
+    "--no-bundled",
+    "no_bundled",
+    is_flag=True,
+    default=False,
+    help="Leave the bundled knowledge graph out: query only the --data files.",
 )
 
 backend_option = click.option(
