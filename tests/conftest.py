@@ -101,4 +101,4 @@ def cli_process() -> Callable[..., CliResult]:
 
 
 # Real servers (Oxigraph, Virtuoso) as session fixtures, and a proxy that fails on purpose.
-from servers import kb_release, oxigraph_server, virtuoso_server  # noqa: E402,F401
+from servers import kb_release, oxigraph_server, store_oxigraph_server, virtuoso_server  # noqa: E402,F401

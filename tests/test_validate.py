@@ -242,7 +242,7 @@ def test_cli_missing_file_exit_2(cli, tmp_path: Path) -> None:  # type: ignore[n
     missing = tmp_path / "missing.ttl"
     result = cli("validate", str(VALID), str(missing))
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr_lines == [f"emdkg: error: {missing}: no such file"]
+    assert result.stderr_lines == [f"emdkg: error: {missing}: no such file; check the path"]
 
 
 def test_cli_malformed_turtle_exit_2(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,8 @@ Importing the package is cheap; the heavy parts load when used.
 >>> [r.site for r in kg.sites("multiple myeloma", "relapse")]
 ['breast', 'central nervous system', 'kidney', 'liver', 'lymph node', 'pericardium', 'pleura']
 
-The API (:mod:`emdkg.api`): :func:`load` gives a :class:`KnowledgeGraph` with ``sites()``,
+The API (:mod:`emdkg.api`): :func:`load` (or ``connect(url)`` for a SPARQL endpoint) gives a
+:class:`KnowledgeGraph` with ``sites()``,
 ``query()``, ``sparql()``, ``resolve()``, ``graph()`` and ``queries()``; rows are
 :class:`SiteRow` and :class:`Row`; names resolve to :class:`Term`. ``KnowledgeGraph(store)``
 wraps any :class:`~emdkg.store.Store`, embedded or remote.
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "load",
+    "connect",
     "KnowledgeGraph",
     "SiteRow",
     "Row",
@@ -53,6 +55,7 @@ __all__ = [
 # Names served lazily from their modules, so that `import emdkg` imports neither the store
 # nor rdflib nor networkx.
 _LAZY = {
+    "connect": "emdkg.api",
     "KnowledgeGraph": "emdkg.api",
     "SiteRow": "emdkg.api",
     "Row": "emdkg.api",

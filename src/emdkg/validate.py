@@ -343,13 +343,13 @@ def check_data(data: Sequence[str | os.PathLike[str]], *, consequence: str) -> N
     owners = {v: _file_of(v.focus, files) for v in errors}
     first = next((v for v in errors if owners[v] is not None), errors[0])
     where = owners[first] or files[0]
-    what = " ".join(part for part in (first.focus_label, first.path, first.value) if part)
+    what = " ".join(part for part in (repr(first.focus_label), first.path, first.value) if part)
     others = f" (and {_plural(len(errors) - 1, 'more violation')})" if len(errors) > 1 else ""
     shown = " ".join(str(f) for f in files)
     raise EmdkgError(
-        f"{where}: does not conform to the shapes: {what}: {first.message}{others}",
+        f"{where}: does not conform to the shapes: {what}: {first.message.rstrip('.')}{others}",
         exit_code=1,
-        hint=f"fix it (`emdkg validate {shown}` gives the full report); {consequence}",
+        hint=f"fix it (`emdkg validate --with-bundled {shown}` gives the full report); {consequence}",
     )
 
 

@@ -188,6 +188,22 @@ def literal_value(lexical: str, datatype: str | None, lang: str | None = None) -
 _IRI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^<>\"{}|^`\\\x00-\x20]*")
 
 
+def _valid_iri(text: str) -> bool:
+    """Whether the IRI parser of the engines (RFC 3987, as pyoxigraph reads it) takes ``text``.
+
+    The IRIREF grammar lets through what no engine accepts (a lone ``%``, a ``[`` outside a
+    host, control characters U+007F-U+009F, private-use code points); such a value must be a
+    clean :class:`~emdkg.errors.QueryError` here, not a failure inside an engine or a server.
+    """
+    import pyoxigraph as ox
+
+    try:
+        ox.NamedNode(text)
+    except ValueError:
+        return False
+    return True
+
+
 def term_spec(value: object) -> tuple[str, str, str | None]:
     """How to build the RDF term for a binding: ``(kind, text, extra)``.
 
@@ -205,7 +221,7 @@ def term_spec(value: object) -> tuple[str, str, str | None]:
     from emdkg.errors import QueryError
 
     if isinstance(value, IRI):
-        if not _IRI_RE.fullmatch(value):
+        if not _IRI_RE.fullmatch(value) or not _valid_iri(str(value)):
             raise QueryError(f"not a valid absolute IRI: {str(value)!r}")
         return ("iri", str(value), None)
     if isinstance(value, BNode):

@@ -16,10 +16,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["data_option", "no_bundled_option", "backend_option", "format_option", "OUTPUT_FORMATS"]
+__all__ = [
+    "data_option",
+    "no_bundled_option",
+    "backend_option",
+    "format_option",
+    "endpoint_option",
+    "remote_graph",
+    "OUTPUT_FORMATS",
+]
 
 #: The values of ``--format``; see :func:`emdkg.cli.output.write_rows`.
 OUTPUT_FORMATS = ("table", "json", "csv", "tsv")
@@ -30,7 +39,7 @@ data_option = click.option(
     "--data",
     "data",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, readable=False),
     metavar="PATH",
     help="Also load this RDF file (.ttl .nt .nq .trig .rdf .owl .jsonld); repeatable.",
 )
@@ -59,3 +68,53 @@ format_option = click.option(
     show_default=True,
     help="How to print the results.",
 )
+
+
+# --endpoint and --timeout keep their values in the click context (not as parameters of the
+# command), so a command gains them by adding the decorator and asking remote_graph().
+_ENDPOINT = "emdkg.endpoint"
+_TIMEOUT = "emdkg.endpoint_timeout"
+
+
+def _remember(key: str) -> Any:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            ctx.meta[key] = value
+        return value
+
+    return callback
+
+
+def endpoint_option(function: Any) -> Any:
+    """``--endpoint QUERY_URL`` and ``--timeout S``: run the command against a SPARQL server."""
+    function = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        metavar="S",
+        expose_value=False,
+        callback=_remember(_TIMEOUT),
+        help="With --endpoint: seconds to wait for each answer [default: 30].",
+    )(function)
+    return click.option(
+        "--endpoint",
+        metavar="QUERY_URL",
+        expose_value=False,
+        callback=_remember(_ENDPOINT),
+        help="Query this SPARQL endpoint instead of the files (e.g. http://127.0.0.1:7878/query; "
+        "append ?default-graph-uri=IRI to pick the graph `emdkg load` filled).",
+    )(function)
+
+
+def remote_graph(data: Any = (), no_bundled: bool = False) -> Any:
+    """The :class:`~emdkg.api.KnowledgeGraph` of ``--endpoint``, or None when it was not given."""
+    ctx = click.get_current_context(silent=True)
+    url = ctx.meta.get(_ENDPOINT) if ctx is not None else None
+    if url is None:
+        if ctx is not None and ctx.meta.get(_TIMEOUT) is not None:
+            raise click.UsageError("--timeout needs --endpoint")
+        return None
+    if data or no_bundled:
+        raise click.UsageError("--endpoint queries the server's data: it cannot be combined with --data or --no-bundled")
+    from emdkg.api import connect
+
+    return connect(url, timeout=ctx.meta.get(_TIMEOUT, 30.0))

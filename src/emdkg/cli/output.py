@@ -120,10 +120,21 @@ def _write_rich_table(rows: Sequence[Mapping[str, Any]], columns: list[str], out
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*columns)
+    from rich.table import Column
+
+    # Identifiers (DOIs, IRIs) have no spaces to wrap at: fold them rather than cut them short,
+    # and put each item of a list value on its own line.
+    table = Table(*(Column(c, overflow="fold") for c in columns))
     for row in rows:
-        table.add_row(*(text_value(row.get(c)) for c in columns))
+        table.add_row(*(_rich_cell(row.get(c)) for c in columns))
     Console(file=out, highlight=False).print(table)
+
+
+def _rich_cell(value: Any) -> str:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return "\n".join(text_value(v) for v in items)
+    return text_value(value)
 
 
 def _write_table(rows: Sequence[Mapping[str, Any]], columns: list[str], out: TextIO) -> None:

@@ -20,7 +20,8 @@ __all__ = ["validate"]
 
 
 @click.command(name="validate")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH ...]")
+# readable=False: the loader checks the files, so that every problem gets its one-line message.
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, readable=False), metavar="[PATH ...]")
 @click.option(
     "--format",
     "output_format",
@@ -36,7 +37,14 @@ __all__ = ["validate"]
     metavar="FILE",
     help="Use these SHACL shapes instead of the bundled shapes/emdkg.shacl.ttl.",
 )
-def validate(paths: tuple[Path, ...], output_format: str, shapes: Path | None) -> int:
+@click.option(
+    "--with-bundled",
+    is_flag=True,
+    default=False,
+    help="Validate the files together with the bundled knowledge base (finds identifiers that "
+    "clash with it, e.g. a second label for a bundled publication).",
+)
+def validate(paths: tuple[Path, ...], output_format: str, shapes: Path | None, with_bundled: bool) -> int:
     """Check the knowledge graph against the SHACL shapes.
 
     Without PATH, validates the bundled knowledge base (ontology/kb/*.ttl). Given files, it
@@ -47,7 +55,12 @@ def validate(paths: tuple[Path, ...], output_format: str, shapes: Path | None) -
     from emdkg.validate import JSON_KEYS
     from emdkg.validate import validate as run_validation
 
-    report = run_validation(list(paths) if paths else None, shapes=shapes)
+    from emdkg.validate import default_paths
+
+    files = list(paths) if paths else None
+    if with_bundled and files is not None:
+        files = [*default_paths(), *files]
+    report = run_validation(files, shapes=shapes)
     if output_format == "json":
         write_rows([v.as_row() for v in report.violations], "json", columns=list(JSON_KEYS))
     else:
