@@ -156,7 +156,9 @@ CORNER_SHAPES = """
 ex:S a sh:NodeShape ; sh:targetClass ex:T ;
   sh:property ex:int , ex:dec , ex:bool , ex:date , ex:lang , ex:str , ex:pat , ex:len ,
     ex:range , ex:ltoe , ex:in , ex:uniq , ex:kind , ex:seq , ex:inv , ex:alt , ex:count2 ,
-    ex:qmax , ex:cls , ex:nodeor .
+    ex:qmax , ex:cls , ex:nodeor ,
+    [ sh:path ex:blank ; sh:minCount 1 ] ,
+    [ sh:path ( ex:p ex:q ) ; sh:nodeKind sh:Literal ] .
 ex:int a sh:PropertyShape ; sh:path ex:int ; sh:datatype xsd:integer .
 ex:dec a sh:PropertyShape ; sh:path ex:dec ; sh:datatype xsd:decimal .
 ex:bool a sh:PropertyShape ; sh:path ex:bool ; sh:datatype xsd:boolean .
@@ -236,6 +238,8 @@ def test_corners_agree_with_pyshacl(tmp_path: Path) -> None:
     assert {shape.rsplit("/", 1)[-1] for _, shape, _ in ours} >= {
         "int", "dec", "bool", "date", "lang", "str", "pat", "len", "range", "ltoe", "in", "uniq",
         "kind", "seq", "inv", "alt", "count2", "qmax", "cls", "nodeor"}
+    blank = {shape for _, shape, _ in ours if " " in shape}  # blank property shapes, by parent + path
+    assert blank == {"https://e.org/S <https://e.org/blank>", "https://e.org/S (<https://e.org/p>/<https://e.org/q>)"}
 
 
 def test_results_carry_value_message_and_severity(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ import httpx
 
 from emdkg.errors import EmdkgError, QueryError, RemoteError, one_line
 from emdkg.store import FORMATS, Bindings, Rows, _variable_names, format_name, unprojected_error
-from emdkg.values import IRI, BNode, LangString, literal_value, term_spec  # noqa: F401 (LangString: doctests)
+from emdkg.values import IRI, BNode, literal_value, term_spec
 
 __all__ = [
     "RemoteStore",
@@ -222,6 +222,7 @@ def _escape(text: str) -> str:
 def sparql_term(value: Any) -> str:
     """One value as one SPARQL term token; raises :class:`QueryError` for what cannot be one.
 
+    >>> from emdkg.values import LangString
     >>> sparql_term(IRI("https://w3id.org/emdkg/Relapse")), sparql_term(LangString("a\\\\b", "EN"))
     ('<https://w3id.org/emdkg/Relapse>', '"a\\\\\\\\b"@en')
     >>> sparql_term(IRI("http://e.org/> } ; DROP ALL #"))
