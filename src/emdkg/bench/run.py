@@ -402,8 +402,8 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def _stage(name: str, args: dict[str, Any], *, timeout: float | None = None, log: Callable[[str], None]) -> dict[str, Any]:
-    """Run a stage in a fresh interpreter; its JSON result, or ``{"error": ...}``."""
+def _stage(name: str, args: dict[str, Any], *, timeout: float | None = 3600, log: Callable[[str], None]) -> dict[str, Any]:
+    """Run a stage in a fresh interpreter; its JSON result, or ``{"error": ...}`` (logged)."""
     log(f"  {name} ...")
     start = time.perf_counter()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -413,11 +413,14 @@ def _stage(name: str, args: dict[str, Any], *, timeout: float | None = None, log
             capture_output=True, text=True, timeout=timeout, env=env,
         )
     except subprocess.TimeoutExpired:
+        log(f"  {name} timed out after {timeout:g} s")
         return {"error": f"timed out after {timeout:g} s"}
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        return {"error": lines[-1] if lines else f"exit code {proc.returncode}"}
+        error = lines[-1] if lines else f"exit code {proc.returncode}"
+        log(f"  {name} failed: {error}")
+        return {"error": error}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["stage_wall"] = round(wall, 3)
     log(f"  {name} done in {wall:.1f} s")
