@@ -34,7 +34,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from emdkg.servers import free_port
 
 __all__ = ["MixResult", "run_mix", "serving", "REQUESTS", "main"]
 
@@ -137,14 +138,6 @@ class MixResult:
         lines.append(f"  answering afterwards: {'yes' if self.answering_after else 'NO'}")
         lines.append("  OK" if not self.problems else "  PROBLEMS: " + "; ".join(self.problems))
         return "\n".join(lines)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -19,8 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from emdkg.errors import EmdkgError
+from emdkg.servers import free_port, oxigraph_binary
 
 __all__ = ["WebBenchResult", "ServerFigures", "run_web_bench", "sites_query_text", "format_report", "inline_bindings"]
 
@@ -147,12 +146,6 @@ def sites_query_text() -> str:
 # --- servers ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     import httpx
 
@@ -205,14 +198,6 @@ def _cpu_seconds(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total
-
-
-def oxigraph_binary() -> str | None:
-    """The ``oxigraph`` command (PyPI package ``oxigraph``): beside this interpreter, or on PATH."""
-    beside = Path(sys.executable).parent / "oxigraph"
-    if beside.is_file():
-        return str(beside)
-    return shutil.which("oxigraph")
 
 
 # --- load -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "no_bundled_option",
     "backend_option",
     "format_option",
+    "report_format_option",
     "endpoint_option",
     "remote_graph",
     "OUTPUT_FORMATS",
@@ -50,6 +51,16 @@ no_bundled_option = click.option(
     is_flag=True,
     default=False,
     help="Leave the bundled knowledge graph out: query only the --data files.",
+)
+
+#: ``--format table|json`` for the commands that print a report (validate, reason, qc).
+report_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the results.",
 )
 
 backend_option = click.option(

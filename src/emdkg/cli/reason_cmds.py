@@ -21,18 +21,11 @@ from pathlib import Path
 
 import click
 
-from emdkg.cli.options import data_option
+from emdkg.cli.options import data_option, report_format_option
 
 __all__ = ["reason", "qc"]
 
-_format_option = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print the results.",
-)
+_format_option = report_format_option
 
 
 def _files(data: tuple[Path, ...]) -> list[Path]:

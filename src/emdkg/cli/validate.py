@@ -16,20 +16,15 @@ from pathlib import Path
 
 import click
 
+from emdkg.cli.options import report_format_option
+
 __all__ = ["validate"]
 
 
 @click.command(name="validate")
 # readable=False: the loader checks the files, so that every problem gets its one-line message.
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, readable=False), metavar="[PATH ...]")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print the results.",
-)
+@report_format_option
 @click.option(
     "--shapes",
     type=click.Path(path_type=Path),
